@@ -1,0 +1,158 @@
+"""Writing runs: idempotent by id, priced at ingest, with the daily rollup updated in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from service.db import Database, runs, usage_daily
+from service.pricing import Catalogue, ModelPrice
+from service.schemas import RunIn
+
+CREATED, DUPLICATE, CONFLICT = "created", "duplicate", "conflict"
+ROLLUP_SUMS = ("prompts", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd", "unpriced_runs",
+               "error_runs")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    id: str
+    status: str
+    cost_usd: float | None
+    warning: str | None = None
+
+
+def token_cost(price: ModelPrice, prompt_tokens: float, cached_tokens: float, completion_tokens: float) -> float:
+    """USD for one call at list price: uncached input, cached input and output each at their own rate."""
+    cached_rate = price.cached_input_per_m if price.cached_input_per_m is not None else price.input_per_m
+    return (
+        (prompt_tokens - cached_tokens) * price.input_per_m
+        + cached_tokens * cached_rate
+        + completion_tokens * price.output_per_m
+    ) / 1e6
+
+
+def content_hash(run: RunIn) -> str:
+    """Fingerprint of what the client sent, so a retry is told apart from a different run reusing an id."""
+    content = run.model_dump(mode="json")
+    if run.occurred_at is not None:
+        content["occurred_at"] = run.occurred_at.astimezone(UTC).isoformat()
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def local_day(occurred_at_utc: datetime, tz: ZoneInfo) -> date:
+    return occurred_at_utc.replace(tzinfo=UTC).astimezone(tz).date()
+
+
+def rollup_key(row: dict, tz: ZoneInfo) -> tuple[date, str, str, str]:
+    return (local_day(row["occurred_at"], tz), row["provider"], row["model"], row["workflow_id"] or "")
+
+
+def add_to_rollup(db: Database, conn: Connection, rows: Iterable[dict], tz: ZoneInfo) -> None:
+    """Adds stored runs to the daily rollup. Keys are written in sorted order so that concurrent transactions
+    on PostgreSQL lock rollup rows in the same order and cannot deadlock."""
+    deltas: dict[tuple[date, str, str, str], dict[str, float]] = {}
+    for row in rows:
+        sums = deltas.setdefault(rollup_key(row, tz), dict.fromkeys(ROLLUP_SUMS, 0))
+        sums["prompts"] += 1
+        sums["prompt_tokens"] += row["prompt_tokens"]
+        sums["completion_tokens"] += row["completion_tokens"]
+        sums["cached_tokens"] += row["cached_tokens"]
+        if row["cost_usd"] is None:
+            sums["unpriced_runs"] += 1
+        else:
+            sums["cost_usd"] += row["cost_usd"]
+        if row["status"] == "error":
+            sums["error_runs"] += 1
+    if not deltas:
+        return
+    values = [
+        {"day": key[0], "provider": key[1], "model": key[2], "workflow_id": key[3], **sums}
+        for key, sums in sorted(deltas.items())
+    ]
+    stmt = db.insert(usage_daily).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "provider", "model", "workflow_id"],
+        set_={name: usage_daily.c[name] + stmt.excluded[name] for name in ROLLUP_SUMS},
+    )
+    conn.execute(stmt)
+
+
+class Ledger:
+    def __init__(self, db: Database, catalogue: Catalogue, tz: ZoneInfo):
+        self.db = db
+        self.catalogue = catalogue
+        self.tz = tz
+
+    def _row(self, run: RunIn, received_at: datetime) -> tuple[dict, str | None]:
+        occurred_at = (
+            run.occurred_at.astimezone(UTC).replace(tzinfo=None) if run.occurred_at is not None else received_at
+        )
+        price = self.catalogue.price_for(run.provider, run.model, occurred_at)
+        warning = None
+        if price is None:
+            cost = None
+            warning = (
+                f"no price for {run.provider}/{run.model} in the catalogue: stored with cost_usd null "
+                "(add it to your pricing file to price later runs)"
+            )
+        else:
+            cost = token_cost(price, run.prompt_tokens, run.cached_tokens, run.completion_tokens)
+        row = {
+            "id": run.id,
+            "provider": run.provider,
+            "model": run.model,
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "cached_tokens": run.cached_tokens,
+            "occurred_at": occurred_at,
+            "workflow_id": run.workflow_id,
+            "workflow_name": run.workflow_name,
+            "execution_id": run.execution_id,
+            "node": run.node,
+            "latency_ms": run.latency_ms,
+            "status": run.status,
+            "metadata": json.dumps(run.metadata, separators=(",", ":")) if run.metadata is not None else None,
+            "cost_usd": cost,
+            "content_hash": content_hash(run),
+            "received_at": received_at,
+        }
+        return row, warning
+
+    def ingest(self, batch: Sequence[RunIn]) -> list[IngestResult]:
+        """Stores every run whose id is new, in one transaction; reports each item's outcome in input order."""
+        received_at = datetime.now(UTC).replace(tzinfo=None)
+        prepared = [self._row(run, received_at) for run in batch]
+        rows = [row for row, _ in prepared]
+        # Inserting in id order keeps two concurrent PostgreSQL batches from deadlocking on the primary key.
+        ordered = sorted(rows, key=lambda r: r["id"]) if self.db.dialect != "sqlite" else rows
+        with self.db.write() as conn:
+            stmt = self.db.insert(runs).on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
+            inserted = set(conn.scalars(stmt, ordered).all())
+            first_of_id: dict[str, dict] = {}
+            for row in rows:
+                first_of_id.setdefault(row["id"], row)
+            add_to_rollup(self.db, conn, (first_of_id[i] for i in inserted), self.tz)
+            others = [row["id"] for row in rows if row["id"] not in inserted or first_of_id[row["id"]] is not row]
+            stored_hash = {}
+            if others:
+                stored_hash = dict(
+                    conn.execute(select(runs.c.id, runs.c.content_hash).where(runs.c.id.in_(set(others)))).all()
+                )
+        results = []
+        for row, warning in prepared:
+            if row["id"] in inserted and first_of_id[row["id"]] is row:
+                status = CREATED
+            elif stored_hash.get(row["id"]) == row["content_hash"]:
+                status = DUPLICATE
+            else:
+                status = CONFLICT
+            results.append(IngestResult(row["id"], status, row["cost_usd"] if status != CONFLICT else None, warning))
+        return results
