@@ -176,14 +176,5 @@ def prices(as_json: bool) -> None:
         click.echo(f"\n(merged with {settings.pricing_file})")
 
 
-def _register_optional_commands() -> None:
-    from service.measure.cli import measure
-
-    main.add_command(measure)
-
-
-if os.path.isdir(os.path.join(os.path.dirname(__file__), "measure")):
-    _register_optional_commands()
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

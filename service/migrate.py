@@ -45,7 +45,7 @@ def _match_rollup_timezone(db: Database, conn: Connection, tz: ZoneInfo) -> None
         conn.execute(delete(usage_daily))
         columns = [runs.c[name] for name in ("provider", "model", "workflow_id", "occurred_at", "prompt_tokens",
                                              "completion_tokens", "cached_tokens", "cost_usd", "status")]
-        result = conn.execution_options(yield_per=_REBUILD_CHUNK).execute(select(*columns))
+        result = conn.execute(select(*columns).execution_options(yield_per=_REBUILD_CHUNK))
         for chunk in result.mappings().partitions():
             add_to_rollup(db, conn, chunk, tz)
         conn.execute(delete(settings_kv).where(settings_kv.c.key == "rollup_timezone"))

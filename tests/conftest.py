@@ -132,12 +132,12 @@ class LiveServer:
         self.log_path = workdir / f"server-{self.port}.log"
 
     def start(self, timeout: float = 30) -> LiveServer:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [BREAKEVEN, self.command, "--port", str(self.port), "--workers", str(self.workers),
-             "--threads", str(self.threads)],
-            env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [BREAKEVEN, self.command, "--port", str(self.port), "--workers", str(self.workers),
+                 "--threads", str(self.threads)],
+                env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
