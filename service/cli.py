@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -15,10 +14,17 @@ DEFAULT_PORT = 8000
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except Exception as exc:  # pydantic's message names the variable; a traceback would only hide it
-        raise click.ClickException(f"configuration error: {exc}") from exc
+    except ValidationError as exc:
+        # Rebuilt without the offending values: one of them may be a key or a webhook secret.
+        problems = "; ".join(
+            f"BREAKEVEN_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise click.ClickException(f"configuration error: {problems}") from None
 
 
 def _ensure_key(settings: Settings) -> None:
@@ -61,13 +67,21 @@ def _run_gunicorn(settings: Settings, host: str, port: int, workers: int, thread
 
 
 server_options = [
-    click.option("--host", default=DEFAULT_HOST, show_default=True,
-                 help="Address to listen on. Use 0.0.0.0 only behind a firewall or proxy."),
+    click.option(
+        "--host",
+        default=DEFAULT_HOST,
+        show_default=True,
+        help="Address to listen on. Use 0.0.0.0 only behind a firewall or proxy.",
+    ),
     click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535)),
-    click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-                 help="Worker processes (one per core is a good start)."),
-    click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-                 help="Threads per worker."),
+    click.option(
+        "--workers",
+        default=2,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="Worker processes (one per core is a good start).",
+    ),
+    click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker."),
 ]
 
 
@@ -145,36 +159,265 @@ def prices(as_json: bool) -> None:
     except CatalogueError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps({
-            "models": [m.model_dump(mode="json") for m in catalogue.models],
-            "gpus": [g.model_dump(mode="json") for g in catalogue.gpus],
-            "plans": [p.model_dump(mode="json") for p in catalogue.plans],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "models": [m.model_dump(mode="json") for m in catalogue.models],
+                    "gpus": [g.model_dump(mode="json") for g in catalogue.gpus],
+                    "plans": [p.model_dump(mode="json") for p in catalogue.plans],
+                },
+                indent=2,
+            )
+        )
         return
     from service.tables import render_table
 
     click.echo("API models (USD per million tokens)")
-    click.echo(render_table(
-        ["provider/model", "input", "cached", "output", "retired", "as of", "source"],
-        [[m.key, f"{m.input_per_m:g}", f"{m.cached_input_per_m:g}" if m.cached_input_per_m is not None else "-",
-          f"{m.output_per_m:g}", str(m.retired or "-"), str(m.as_of), m.source] for m in catalogue.models],
-    ))
+    click.echo(
+        render_table(
+            ["provider/model", "input", "cached", "output", "retired", "as of", "source"],
+            [
+                [
+                    m.key,
+                    f"{m.input_per_m:g}",
+                    f"{m.cached_input_per_m:g}" if m.cached_input_per_m is not None else "-",
+                    f"{m.output_per_m:g}",
+                    str(m.retired or "-"),
+                    str(m.as_of),
+                    m.source,
+                ]
+                for m in catalogue.models
+            ],
+        )
+    )
     click.echo("\nGPUs (USD per GPU-hour)")
-    click.echo(render_table(
-        ["provider/gpu", "hourly", "VRAM GB", "as of", "source"],
-        [[g.key, f"{g.hourly:g}", f"{g.vram_gb:g}" if g.vram_gb else "-", str(g.as_of), g.source]
-         for g in catalogue.gpus],
-    ))
+    click.echo(
+        render_table(
+            ["provider/gpu", "hourly", "VRAM GB", "as of", "source"],
+            [
+                [g.key, f"{g.hourly:g}", f"{g.vram_gb:g}" if g.vram_gb else "-", str(g.as_of), g.source]
+                for g in catalogue.gpus
+            ],
+        )
+    )
     click.echo("\nSelf-host plans")
-    click.echo(render_table(
-        ["plan", "replaces", "gpu", "GPUs", "req/s", "as of", "source"],
-        [[p.name, p.replaces or "-", p.gpu or f"${p.gpu_hourly:g}/h", str(p.gpus_per_replica),
-          f"{p.requests_per_second:g}" if p.requests_per_second else "unmeasured", str(p.as_of), p.source]
-         for p in catalogue.plans],
-    ))
+    click.echo(
+        render_table(
+            ["plan", "replaces", "gpu", "GPUs", "req/s", "as of", "source"],
+            [
+                [
+                    p.name,
+                    p.replaces or "-",
+                    p.gpu or f"${p.gpu_hourly:g}/h",
+                    str(p.gpus_per_replica),
+                    f"{p.requests_per_second:g}" if p.requests_per_second else "unmeasured",
+                    str(p.as_of),
+                    p.source,
+                ]
+                for p in catalogue.plans
+            ],
+        )
+    )
     if settings.pricing_file.exists():
         click.echo(f"\n(merged with {settings.pricing_file})")
 
 
-if __name__ == "__main__":  # pragma: no cover
+_CALC_FLAGS = {
+    "api": ["input_per_m", "output_per_m", "cached_input_per_m", "batch_discount"],
+    "workload": ["prompt_tokens", "cached_tokens", "completion_tokens", "peak_to_average"],
+    "selfhost": ["gpu_hourly", "gpus_per_replica", "requests_per_second", "max_utilization", "ops_per_day"],
+}
+_CALC_HELP = {
+    "input_per_m": "API price of input tokens, USD per million.",
+    "output_per_m": "API price of output tokens, USD per million.",
+    "cached_input_per_m": "API price of cached input tokens (default: the input price).",
+    "batch_discount": "Discount on the API bill, 0..1 (e.g. 0.5 for Groq's batch API).",
+    "prompt_tokens": "Mean input tokens per prompt, cached included.",
+    "cached_tokens": "Mean cached input tokens per prompt.",
+    "completion_tokens": "Mean output tokens per prompt.",
+    "peak_to_average": "Peak traffic over average traffic (>= 1); capacity is kept for the peak.",
+    "gpu_hourly": "USD per GPU-hour of the rented GPU (always on).",
+    "gpus_per_replica": "GPUs one model replica needs.",
+    "requests_per_second": "One replica's sustained requests/s at this workload (measure it: breakeven measure).",
+    "max_utilization": "Highest share of capacity to plan on, 0..1.",
+    "ops_per_day": "Fixed USD per day for running it yourself (monitoring, engineer time).",
+}
+
+
+def _calc_options(func):
+    for part in reversed(list(_CALC_FLAGS)):
+        for name in reversed(_CALC_FLAGS[part]):
+            kind = int if name == "gpus_per_replica" else float
+            func = click.option(f"--{name.replace('_', '-')}", name, type=kind, default=None, help=_CALC_HELP[name])(
+                func
+            )
+    return func
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_ref",
+    metavar="PROVIDER/MODEL",
+    help="Fill the API prices from the catalogue, e.g. groq/llama-3.3-70b-versatile.",
+)
+@click.option("--plan", "plan_name", metavar="NAME", help="Fill the self-host figures from a catalogue plan.")
+@_calc_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def calc(model_ref: str | None, plan_name: str | None, as_json: bool, **figures) -> None:
+    """What-if break-even: at how many prompts a day does a rented GPU beat the API?
+
+    \b
+    The worked example (Groq at $0.59/M, 5,000-token prompts, an A40 at $0.39/h):
+      breakeven calc --input-per-m 0.59 --output-per-m 0 --prompt-tokens 5000 \\
+                     --completion-tokens 0 --gpu-hourly 0.39
+    From the catalogue, with your own prompt sizes:
+      breakeven calc --model groq/llama-3.3-70b-versatile --plan llama-3.3-70b-on-a40 \\
+                     --prompt-tokens 3000 --completion-tokens 400
+    """
+    from service.calculator import calculate
+    from service.errors import ApiError
+    from service.pricing import CatalogueError, load_catalogue
+
+    settings = _settings()
+    body: dict = {part: {} for part in _CALC_FLAGS}
+    for part, names in _CALC_FLAGS.items():
+        body[part] = {name: figures[name] for name in names if figures[name] is not None}
+    if model_ref:
+        provider, _, model = model_ref.partition("/") if "/" in model_ref else ("groq", "", model_ref)
+        body["api"].update(provider=provider, model=model)
+    if plan_name:
+        body["selfhost"]["plan"] = plan_name
+    if not body["workload"]:
+        del body["workload"]
+    try:
+        result = calculate(load_catalogue(settings.pricing_file), body)
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ApiError as exc:
+        flags = (
+            "; ".join(f"--{d['field'].split('.')[-1].replace('_', '-')}: {d['message']}" for d in exc.details or [])
+            or exc.message
+        )
+        raise click.ClickException(flags) from exc
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(_calc_report(result))
+
+
+def _calc_report(result: dict) -> str:
+    from service.tables import render_table
+
+    inputs = result["inputs"]
+    api, workload, selfhost = inputs["api"], inputs["workload"], inputs["selfhost"]
+    sources = inputs["sources"]
+    rows = [
+        ["API cost per prompt", f"${result['api_cost_per_prompt']:.6f}"],
+        ["Replica cost per day", f"${result['replica_cost_per_day']:,.2f}"],
+        [
+            "Capacity per replica",
+            f"{result['capacity_prompts_per_day']:,.0f} prompts/day" if result["capacity_checked"] else "unchecked",
+        ],
+    ]
+    if result["verdict"] == "breaks_even":
+        rows += [
+            ["Replicas", str(result["replicas"])],
+            [
+                "Break-even",
+                f"{result['breakeven_prompts_per_day']:,.1f} prompts/day "
+                f"({result['breakeven_prompts_per_day_rounded']:,} rounded)",
+            ],
+            [
+                "Self-host cost",
+                f"${result['selfhost_cost_per_day']:,.2f}/day, "
+                f"${result['selfhost_cost_per_month']:,.2f}/month (30 days)",
+            ],
+        ]
+    else:
+        rows.append(["Break-even", "never"])
+    assumptions = [
+        f"API: ${api['input_per_m']:g}/M input, ${api['cached_input_per_m']:g}/M cached, "
+        f"${api['output_per_m']:g}/M output, batch discount {api['batch_discount']:.0%}"
+        + (
+            f" ({sources['api']['provider']}/{sources['api']['model']}, {sources['api']['source']}, "
+            f"as of {sources['api']['as_of']})"
+            if "api" in sources
+            else ""
+        ),
+        f"Workload: {workload['prompt_tokens']:,.0f} prompt tokens ({workload['cached_tokens']:,.0f} cached), "
+        f"{workload['completion_tokens']:,.0f} completion tokens, peak/average {workload['peak_to_average']:g}",
+        f"Self-host: {selfhost['gpus_per_replica']} GPU(s) at ${selfhost['gpu_hourly']:g}/h, always on, "
+        f"max utilization {selfhost['max_utilization']:.0%}, ops ${selfhost['ops_per_day']:g}/day"
+        + (
+            f" (plan {sources['selfhost']['plan']}: {sources['selfhost']['source']}, as of "
+            f"{sources['selfhost']['as_of']})"
+            if "selfhost" in sources
+            else ""
+        ),
+    ]
+    if not result["capacity_checked"]:
+        assumptions.append(
+            "Capacity is NOT checked: without --requests-per-second one replica is assumed to "
+            "serve any volume. Measure it with `breakeven measure`."
+        )
+    lines = [render_table(["", ""], rows).split("\n", 2)[2], "", result["summary"], "", "Assumptions:"]
+    lines += [f"  - {a}" for a in assumptions]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.option("--no-deliver", is_flag=True, help="Raise alerts but leave delivery to the scheduler.")
+def check(as_json: bool, no_deliver: bool) -> None:
+    """Evaluate every model once, raise due alerts, deliver them, and print each model's status."""
+    from service.checks import CheckRuntime, run_check
+    from service.delivery import deliver_due
+
+    settings = _settings()
+    runtime = CheckRuntime.from_settings(settings)
+    try:
+        report = run_check(runtime, deliver=False)
+        delivered = {} if no_deliver else deliver_due(runtime)
+    finally:
+        runtime.db.dispose()
+    if as_json:
+        click.echo(json.dumps({"models": report, "deliveries": delivered}, indent=2, default=str))
+        return
+    if not report:
+        click.echo("No runs logged yet: nothing to evaluate.")
+    for status in report:
+        raised = ", ".join(a["type"] for a in status["alerts"]) or "no new alert"
+        click.echo(f"[{status['level']}] {status['provider']}/{status['model']}: {status['verdict']} ({raised})")
+    if delivered:
+        click.echo("Deliveries: " + ", ".join(f"{n} {state}" for state, n in sorted(delivered.items())))
+
+
+@main.command()
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Stop when this process ends (used by `breakeven serve`).",
+)
+def scheduler(parent_pid: int | None) -> None:
+    """Run the alert scheduler alone: the single scheduler process of a multi-process deployment.
+
+    Evaluates every BREAKEVEN_CHECK_INTERVAL seconds and delivers due webhooks every few seconds.
+    Stops cleanly on SIGTERM or Ctrl-C.
+    """
+    import logging
+
+    from service.scheduler import run_blocking
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    if parent_pid is None:
+        _upgrade(settings)
+        click.echo(f"scheduler running: checks every {settings.check_interval}s", err=True)
+    run_blocking(settings, parent_pid)
+
+
+if __name__ == "__main__":
     sys.exit(main())

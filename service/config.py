@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,6 +52,20 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Europe/Berlin)") from exc
+        return value
+
+    @field_validator("alert_webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        raw = value.get_secret_value()
+        try:
+            decoded = base64.b64decode(raw.removeprefix("whsec_") + "==", validate=False)
+        except ValueError:
+            decoded = b""
+        if not raw.startswith("whsec_") or len(decoded) < 16:
+            raise ValueError("must be a Standard Webhooks secret: 'whsec_' followed by base64 of at least 16 bytes")
         return value
 
     @property

@@ -13,12 +13,20 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from service.db import Database, runs, usage_daily
+from service.engine import token_cost
 from service.pricing import Catalogue, ModelPrice
 from service.schemas import RunIn
 
 CREATED, DUPLICATE, CONFLICT = "created", "duplicate", "conflict"
-ROLLUP_SUMS = ("prompts", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd", "unpriced_runs",
-               "error_runs")
+ROLLUP_SUMS = (
+    "prompts",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "unpriced_runs",
+    "error_runs",
+)
 
 
 @dataclass(frozen=True)
@@ -29,14 +37,11 @@ class IngestResult:
     warning: str | None = None
 
 
-def token_cost(price: ModelPrice, prompt_tokens: float, cached_tokens: float, completion_tokens: float) -> float:
-    """USD for one call at list price: uncached input, cached input and output each at their own rate."""
+def run_cost(price: ModelPrice, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> float:
     cached_rate = price.cached_input_per_m if price.cached_input_per_m is not None else price.input_per_m
-    return (
-        (prompt_tokens - cached_tokens) * price.input_per_m
-        + cached_tokens * cached_rate
-        + completion_tokens * price.output_per_m
-    ) / 1e6
+    return token_cost(
+        prompt_tokens, cached_tokens, completion_tokens, price.input_per_m, cached_rate, price.output_per_m
+    )
 
 
 def content_hash(run: RunIn) -> str:
@@ -104,7 +109,7 @@ class Ledger:
                 "(add it to your pricing file to price later runs)"
             )
         else:
-            cost = token_cost(price, run.prompt_tokens, run.cached_tokens, run.completion_tokens)
+            cost = run_cost(price, run.prompt_tokens, run.cached_tokens, run.completion_tokens)
         row = {
             "id": run.id,
             "provider": run.provider,

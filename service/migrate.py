@@ -43,8 +43,20 @@ def _match_rollup_timezone(db: Database, conn: Connection, tz: ZoneInfo) -> None
         return
     if stored is not None:
         conn.execute(delete(usage_daily))
-        columns = [runs.c[name] for name in ("provider", "model", "workflow_id", "occurred_at", "prompt_tokens",
-                                             "completion_tokens", "cached_tokens", "cost_usd", "status")]
+        columns = [
+            runs.c[name]
+            for name in (
+                "provider",
+                "model",
+                "workflow_id",
+                "occurred_at",
+                "prompt_tokens",
+                "completion_tokens",
+                "cached_tokens",
+                "cost_usd",
+                "status",
+            )
+        ]
         result = conn.execute(select(*columns).execution_options(yield_per=_REBUILD_CHUNK))
         for chunk in result.mappings().partitions():
             add_to_rollup(db, conn, chunk, tz)

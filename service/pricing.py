@@ -153,9 +153,7 @@ def _read(text: str, origin: str) -> _CatalogueFile:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{origin}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise CatalogueError(f"{origin}: {problems}") from exc
 
 

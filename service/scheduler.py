@@ -1,17 +1,19 @@
 """The alert scheduler (APScheduler 3.x): evaluate every model on an interval and deliver due webhooks.
 
-One scheduler per deployment: inside `breakeven serve` it runs in gunicorn's master process; with several web
-processes, `breakeven scheduler` is its own process. Jobs are idempotent (alerts are unique in the database),
+One scheduler per deployment: `breakeven serve` starts it as a child of gunicorn's master; with several web
+processes, `breakeven scheduler` runs on its own. Jobs are idempotent (alerts are unique in the database),
 so an accidental second scheduler costs work, not duplicate alerts.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -46,39 +48,68 @@ def delivery_job(settings: Settings) -> None:
 
 
 def add_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
-    common = {"replace_existing": True, "max_instances": 1, "coalesce": True, "kwargs": {"settings": settings}}
-    scheduler.add_job(check_job, "interval", seconds=settings.check_interval, id="breakeven-check",
-                      next_run_time=datetime.now(UTC), **common)
-    scheduler.add_job(delivery_job, "interval", seconds=DELIVERY_INTERVAL_SECONDS, id="breakeven-deliver",
-                      **common)
+    common = {
+        "replace_existing": True,
+        "max_instances": 1,
+        "coalesce": True,
+        "kwargs": {"settings": settings},
+    }
+    scheduler.add_job(
+        check_job,
+        "interval",
+        seconds=settings.check_interval,
+        id="breakeven-check",
+        next_run_time=datetime.now(UTC),
+        **common,
+    )
+    scheduler.add_job(delivery_job, "interval", seconds=DELIVERY_INTERVAL_SECONDS, id="breakeven-deliver", **common)
 
 
 def gunicorn_hooks(settings: Settings) -> dict:
-    """gunicorn server hooks that run the scheduler in the master process of `breakeven serve`."""
-    scheduler = BackgroundScheduler(timezone=UTC)
+    """gunicorn server hooks for `breakeven serve`: the scheduler runs as a child process of the master.
+
+    Not as threads inside the master: gunicorn forks workers from the master, and a fork taken while a
+    scheduler thread holds a lock (an import, a logger, a connection pool) deadlocks the new worker.
+    """
+    state: dict = {}
 
     def when_ready(server) -> None:
-        add_jobs(scheduler, settings)
-        scheduler.start()
-        server.log.info("alert scheduler started (every %ss)", settings.check_interval)
-
-    def post_fork(server, worker) -> None:
-        # Workers inherit the master's pooled connections; dropping them without closing keeps a worker
-        # from closing the master's sockets (SQLAlchemy's recipe for forked processes).
-        if _runtime is not None:
-            _runtime.db.engine.dispose(close=False)
+        command = [sys.executable, "-m", "service.cli", "scheduler", "--parent-pid", str(os.getpid())]
+        state["process"] = subprocess.Popen(command)
+        server.log.info("alert scheduler started (pid %s, every %ss)", state["process"].pid, settings.check_interval)
 
     def on_exit(server) -> None:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        process = state.get("process")
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
-    return {"when_ready": when_ready, "post_fork": post_fork, "on_exit": on_exit}
+    return {"when_ready": when_ready, "on_exit": on_exit}
 
 
-def run_blocking(settings: Settings) -> None:
-    """`breakeven scheduler`: run the jobs in this process until SIGINT or SIGTERM."""
+def _exit_when_orphaned(scheduler: BaseScheduler, parent_pid: int) -> None:
+    # A SIGKILLed `breakeven serve` cannot stop its scheduler; the scheduler notices it was re-parented.
+    if os.getppid() != parent_pid:
+        log.info("parent %s is gone: stopping scheduler", parent_pid)
+        scheduler.shutdown(wait=False)
+
+
+def run_blocking(settings: Settings, parent_pid: int | None = None) -> None:
+    """`breakeven scheduler`: run the jobs in this process until SIGINT or SIGTERM (or the parent's end)."""
     scheduler = BlockingScheduler(timezone=UTC)
     add_jobs(scheduler, settings)
+    if parent_pid is not None:
+        scheduler.add_job(
+            _exit_when_orphaned,
+            "interval",
+            seconds=2,
+            id="breakeven-parent-watch",
+            args=[scheduler, parent_pid],
+            replace_existing=True,
+        )
 
     def stop(signum, _frame) -> None:
         log.info("stopping scheduler (signal %s)", signum)

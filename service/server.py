@@ -37,5 +37,7 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, **hooks) 
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "breakeven",
+        # gunicorn 27 opens a control socket at one fixed path per user; several servers would fight over it.
+        "control_socket_disable": True,
         **hooks,
     }

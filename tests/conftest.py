@@ -134,19 +134,31 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [BREAKEVEN, self.command, "--port", str(self.port), "--workers", str(self.workers),
-                 "--threads", str(self.threads)],
-                env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    BREAKEVEN,
+                    self.command,
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                    "--threads",
+                    str(self.threads),
+                ],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
+                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # the listening socket accepts before a worker has booted
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not become ready: {self.log_path.read_text()[-3000:]}")

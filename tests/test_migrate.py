@@ -30,8 +30,19 @@ def test_timezone_change_rebuilds_rollup_days(database_url):
     db = Database(database_url)
     upgrade(db, ZoneInfo("UTC"))
     ledger = Ledger(db, load_catalogue(None), ZoneInfo("UTC"))
-    ledger.ingest([RunIn.model_validate({"id": "late", "model": "m", "prompt_tokens": 10, "completion_tokens": 1,
-                                         "occurred_at": "2026-11-02T03:00:00Z"})])
+    ledger.ingest(
+        [
+            RunIn.model_validate(
+                {
+                    "id": "late",
+                    "model": "m",
+                    "prompt_tokens": 10,
+                    "completion_tokens": 1,
+                    "occurred_at": "2026-11-02T03:00:00Z",
+                }
+            )
+        ]
+    )
 
     def days():
         with db.read() as conn:

@@ -62,8 +62,11 @@ source = "our cluster"
     ("text", "needle"),
     [
         ("[[models]\n", "not valid TOML"),
-        ('[[models]]\nprovider = "p"\nmodel = "m"\ninput_per_m = -1\noutput_per_m = 1\nas_of = "2026-01-01"\n'
-         'source = "s"\n', "models.0.input_per_m"),
+        (
+            '[[models]]\nprovider = "p"\nmodel = "m"\ninput_per_m = -1\noutput_per_m = 1\nas_of = "2026-01-01"\n'
+            'source = "s"\n',
+            "models.0.input_per_m",
+        ),
         ('[[plans]]\nname = "p"\nas_of = "2026-01-01"\nsource = "s"\n', "needs `gpu`"),
         ('[[plans]]\nname = "p"\ngpu = "nowhere/X"\nas_of = "2026-01-01"\nsource = "s"\n', "unknown gpu"),
     ],

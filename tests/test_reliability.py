@@ -29,10 +29,21 @@ def post_run(url: str, run: dict) -> int:
 def raw_and_rollup(database_url: str) -> tuple[tuple, tuple]:
     db = Database(database_url)
     with db.read() as conn:
-        raw = conn.execute(select(func.count(), func.sum(runs.c.prompt_tokens), func.sum(runs.c.completion_tokens),
-                                  func.count(func.distinct(runs.c.id)))).one()
-        rolled = conn.execute(select(func.sum(usage_daily.c.prompts), func.sum(usage_daily.c.prompt_tokens),
-                                     func.sum(usage_daily.c.completion_tokens))).one()
+        raw = conn.execute(
+            select(
+                func.count(),
+                func.sum(runs.c.prompt_tokens),
+                func.sum(runs.c.completion_tokens),
+                func.count(func.distinct(runs.c.id)),
+            )
+        ).one()
+        rolled = conn.execute(
+            select(
+                func.sum(usage_daily.c.prompts),
+                func.sum(usage_daily.c.prompt_tokens),
+                func.sum(usage_daily.c.completion_tokens),
+            )
+        ).one()
     db.dispose()
     return tuple(raw), tuple(rolled)
 
@@ -46,9 +57,16 @@ def server(database_url, tmp_path):
 
 def test_2000_concurrent_runs_are_each_stored_once(server, database_url):
     total = 2000
-    batch = [{"id": f"conc-{i}", "model": ["llama-3.3-70b-versatile", "openai/gpt-oss-20b"][i % 2],
-              "prompt_tokens": 100 + i, "completion_tokens": i % 50, "workflow_id": f"wf-{i % 3}"}
-             for i in range(total)]
+    batch = [
+        {
+            "id": f"conc-{i}",
+            "model": ["llama-3.3-70b-versatile", "openai/gpt-oss-20b"][i % 2],
+            "prompt_tokens": 100 + i,
+            "completion_tokens": i % 50,
+            "workflow_id": f"wf-{i % 3}",
+        }
+        for i in range(total)
+    ]
     with ThreadPoolExecutor(max_workers=48) as pool:
         statuses = list(pool.map(lambda run: post_run(server.url, run), batch))
     assert statuses.count(201) == total, {s: statuses.count(s) for s in set(statuses)}
@@ -77,7 +95,12 @@ def test_an_acknowledged_run_survives_sigkill(database_url, tmp_path):
     server = LiveServer(env, tmp_path, workers=2).start()
     acknowledged = []
     for i in range(50):
-        run = {"id": f"durable-{i}", "model": "llama-3.3-70b-versatile", "prompt_tokens": 10, "completion_tokens": 1}
+        run = {
+            "id": f"durable-{i}",
+            "model": "llama-3.3-70b-versatile",
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+        }
         assert post_run(server.url, run) == 201
         acknowledged.append(run["id"])
     server.kill()

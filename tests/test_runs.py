@@ -8,7 +8,12 @@ import pytest
 
 from tests.conftest import FULL, INGEST
 
-RUN = {"id": "exec-1:Groq", "model": "llama-3.3-70b-versatile", "prompt_tokens": 5000, "completion_tokens": 500}
+RUN = {
+    "id": "exec-1:Groq",
+    "model": "llama-3.3-70b-versatile",
+    "prompt_tokens": 5000,
+    "completion_tokens": 500,
+}
 
 
 def totals(client) -> dict:
@@ -50,8 +55,13 @@ def test_occurred_at_offsets_are_equivalent_for_idempotency(client):
 
 
 def test_cached_tokens_use_the_cached_price(client):
-    run = {"id": "c1", "model": "openai/gpt-oss-120b", "prompt_tokens": 1000, "cached_tokens": 400,
-           "completion_tokens": 100}
+    run = {
+        "id": "c1",
+        "model": "openai/gpt-oss-120b",
+        "prompt_tokens": 1000,
+        "cached_tokens": 400,
+        "completion_tokens": 100,
+    }
     body = client.post("/v1/runs", json=run, headers=INGEST).get_json()
     assert body["cost_usd"] == pytest.approx((600 * 0.15 + 400 * 0.075 + 100 * 0.60) / 1e6)
 
@@ -67,12 +77,14 @@ def test_unknown_model_is_stored_unpriced_with_a_warning(client):
 
 def test_batch_reports_each_item_in_order(client):
     client.post("/v1/runs", json=RUN, headers=INGEST)
-    batch = {"runs": [
-        {**RUN, "id": "b1"},
-        RUN,  # duplicate of an earlier single run
-        {**RUN, "completion_tokens": 1},  # same id, different content
-        {**RUN, "id": "b1"},  # repeated inside the batch
-    ]}
+    batch = {
+        "runs": [
+            {**RUN, "id": "b1"},
+            RUN,  # duplicate of an earlier single run
+            {**RUN, "completion_tokens": 1},  # same id, different content
+            {**RUN, "id": "b1"},  # repeated inside the batch
+        ]
+    }
     response = client.post("/v1/runs", json=batch, headers=INGEST)
     assert response.status_code == 200
     body = response.get_json()
@@ -172,7 +184,12 @@ def test_body_over_1_mb_is_a_413(client):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="}, {"Authorization": "Bearer "}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic dGVzdA=="},
+        {"Authorization": "Bearer "},
+    ],
 )
 def test_missing_or_wrong_key_is_a_401_without_echoing_it(client, headers):
     response = client.post("/v1/runs", json=RUN, headers=headers)

@@ -9,10 +9,24 @@ import pytest
 from tests.conftest import FULL, INGEST, make_settings
 
 
-def log(client, run_id, day, model="llama-3.3-70b-versatile", workflow_id="wf-a", prompt=1000, completion=100,
-        hour=12):
-    run = {"id": run_id, "model": model, "prompt_tokens": prompt, "completion_tokens": completion,
-           "occurred_at": f"{day}T{hour:02d}:00:00Z", "workflow_id": workflow_id}
+def log(
+    client,
+    run_id,
+    day,
+    model="llama-3.3-70b-versatile",
+    workflow_id="wf-a",
+    prompt=1000,
+    completion=100,
+    hour=12,
+):
+    run = {
+        "id": run_id,
+        "model": model,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "occurred_at": f"{day}T{hour:02d}:00:00Z",
+        "workflow_id": workflow_id,
+    }
     assert client.post("/v1/runs", json=run, headers=INGEST).status_code == 201
 
 
@@ -34,10 +48,15 @@ def test_by_model_and_by_workflow(client):
     log(client, "c", "2026-11-03", model="openai/gpt-oss-20b", workflow_id="wf-b")
     by_model = client.get("/v1/usage?start=2026-11-01&end=2026-11-05&group_by=model", headers=FULL).get_json()
     assert {(r["model"], r["prompts"]) for r in by_model["rows"]} == {
-        ("llama-3.3-70b-versatile", 1), ("openai/gpt-oss-20b", 2)}
-    by_workflow = client.get("/v1/usage?start=2026-11-01&end=2026-11-05&group_by=workflow",
-                             headers=FULL).get_json()
-    assert {(r["workflow_id"], r["prompts"]) for r in by_workflow["rows"]} == {("wf-a", 1), ("wf-b", 1), (None, 1)}
+        ("llama-3.3-70b-versatile", 1),
+        ("openai/gpt-oss-20b", 2),
+    }
+    by_workflow = client.get("/v1/usage?start=2026-11-01&end=2026-11-05&group_by=workflow", headers=FULL).get_json()
+    assert {(r["workflow_id"], r["prompts"]) for r in by_workflow["rows"]} == {
+        ("wf-a", 1),
+        ("wf-b", 1),
+        (None, 1),
+    }
 
 
 def test_filters_by_model_and_workflow(client):
@@ -92,13 +111,32 @@ def test_rollup_equals_raw_sums(client, app):
 
     for i in range(40):
         day = (datetime(2026, 11, 1) + timedelta(days=i % 9)).date().isoformat()
-        log(client, f"r{i}", day, model=["llama-3.3-70b-versatile", "x-unpriced"][i % 2], prompt=100 + i,
-            completion=i, workflow_id=[None, "w1", "w2"][i % 3])
+        log(
+            client,
+            f"r{i}",
+            day,
+            model=["llama-3.3-70b-versatile", "x-unpriced"][i % 2],
+            prompt=100 + i,
+            completion=i,
+            workflow_id=[None, "w1", "w2"][i % 3],
+        )
     db = app.extensions["breakeven"].db
     with db.read() as conn:
-        raw = conn.execute(select(func.count(), func.sum(runs.c.prompt_tokens), func.sum(runs.c.completion_tokens),
-                                  func.sum(runs.c.cost_usd))).one()
-        rolled = conn.execute(select(func.sum(usage_daily.c.prompts), func.sum(usage_daily.c.prompt_tokens),
-                                     func.sum(usage_daily.c.completion_tokens), func.sum(usage_daily.c.cost_usd))).one()
+        raw = conn.execute(
+            select(
+                func.count(),
+                func.sum(runs.c.prompt_tokens),
+                func.sum(runs.c.completion_tokens),
+                func.sum(runs.c.cost_usd),
+            )
+        ).one()
+        rolled = conn.execute(
+            select(
+                func.sum(usage_daily.c.prompts),
+                func.sum(usage_daily.c.prompt_tokens),
+                func.sum(usage_daily.c.completion_tokens),
+                func.sum(usage_daily.c.cost_usd),
+            )
+        ).one()
     assert tuple(raw[:3]) == tuple(rolled[:3])
     assert rolled[3] == pytest.approx(raw[3])

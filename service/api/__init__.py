@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.api import health, runs, usage
+    from service.api import alerts, breakeven, health, runs, usage, webhooks
 
-    for module in (health, runs, usage):
+    for module in (health, runs, usage, breakeven, webhooks, alerts):
         app.register_blueprint(module.bp)

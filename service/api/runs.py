@@ -23,8 +23,12 @@ def _json_object() -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON ({exc})") from exc
     if not isinstance(body, dict):
-        raise ApiError(422, "validation_error", "body: must be a JSON object (one run, or {\"runs\": [...]})",
-                       [{"field": "body", "message": "must be a JSON object", "type": "model_type"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            'body: must be a JSON object (one run, or {"runs": [...]})',
+            [{"field": "body", "message": "must be a JSON object", "type": "model_type"}],
+        )
     return body
 
 
@@ -44,8 +48,12 @@ def create():
     if "runs" in body:
         runs = body["runs"]
         if isinstance(runs, list) and len(runs) > MAX_BATCH:
-            raise ApiError(422, "validation_error", f"runs: at most {MAX_BATCH} runs per request (got {len(runs)})",
-                           [{"field": "runs", "message": f"at most {MAX_BATCH} items", "type": "too_long"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                f"runs: at most {MAX_BATCH} runs per request (got {len(runs)})",
+                [{"field": "runs", "message": f"at most {MAX_BATCH} items", "type": "too_long"}],
+            )
         try:
             batch = RunBatchIn.model_validate(body).runs
         except ValidationError as exc:
@@ -60,6 +68,10 @@ def create():
         raise from_validation(exc) from exc
     (result,) = ledger.ingest([run])
     if result.status == CONFLICT:
-        raise ApiError(409, "conflict", f"run {run.id!r} was already logged with different content",
-                       [{"field": "id", "message": "already used for a different run", "type": "conflict"}])
+        raise ApiError(
+            409,
+            "conflict",
+            f"run {run.id!r} was already logged with different content",
+            [{"field": "id", "message": "already used for a different run", "type": "conflict"}],
+        )
     return _item(result), 201 if result.status == CREATED else 200

@@ -27,5 +27,9 @@ def index():
     try:
         return usage_queries.usage(ctx.db, query, datetime.now(ctx.settings.tz).date())
     except usage_queries.RangeTooLarge as exc:
-        raise ApiError(422, "validation_error", f"start: {exc}",
-                       [{"field": "start", "message": str(exc), "type": "range_too_large"}]) from exc
+        raise ApiError(
+            422,
+            "validation_error",
+            f"start: {exc}",
+            [{"field": "start", "message": str(exc), "type": "range_too_large"}],
+        ) from exc
