@@ -45,11 +45,14 @@ def run_cost(price: ModelPrice, prompt_tokens: int, cached_tokens: int, completi
 
 
 def content_hash(run: RunIn) -> str:
-    """Fingerprint of what the client sent, so a retry is told apart from a different run reusing an id."""
-    content = run.model_dump(mode="json")
+    """Fingerprint of what the client sent, so a retry is told apart from a different run reusing an id.
+    The same instant in another offset, or metadata keys in another order, is the same content."""
+    digest = hashlib.sha256(run.model_dump_json(exclude={"occurred_at", "metadata"}).encode())
     if run.occurred_at is not None:
-        content["occurred_at"] = run.occurred_at.astimezone(UTC).isoformat()
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        digest.update(b"|at=" + run.occurred_at.astimezone(UTC).isoformat().encode())
+    if run.metadata is not None:
+        digest.update(b"|meta=" + json.dumps(run.metadata, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
 
 
 def local_day(occurred_at_utc: datetime, tz: ZoneInfo) -> date:

@@ -69,3 +69,12 @@ def start_receiver(port: int = 0) -> Receiver:
     holder["receiver"] = receiver
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver
+
+
+if __name__ == "__main__":
+    # A receiver in a process of its own (benchmarks: it must not share the sender's interpreter lock).
+    import sys
+
+    running = start_receiver(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(running.url, flush=True)
+    threading.Event().wait()

@@ -218,3 +218,11 @@ def test_unknown_route_and_method_answer_json(client):
 def test_probes_need_no_key(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_metadata_key_order_does_not_make_a_conflict(client):
+    first = {**RUN, "metadata": {"team": "ops", "ticket": 7}}
+    reordered = {**RUN, "metadata": {"ticket": 7, "team": "ops"}}
+    assert client.post("/v1/runs", json=first, headers=INGEST).status_code == 201
+    assert client.post("/v1/runs", json=reordered, headers=INGEST).status_code == 200
+    assert client.post("/v1/runs", json={**RUN, "metadata": {"team": "dev"}}, headers=INGEST).status_code == 409
