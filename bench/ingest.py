@@ -31,7 +31,7 @@ request = function()
     '{"id":"wrk-%s-%d","model":"llama-3.3-70b-versatile","prompt_tokens":%d,"completion_tokens":%d}',
     tid, counter, 1000 + counter % 4000, counter % 500)
   return wrk.format("POST", "/v1/runs", {["Content-Type"]="application/json",
-                    ["Authorization"]="Bearer %(key)s"}, body)
+                    ["Authorization"]="Bearer __KEY__"}, body)
 end
 """
 
@@ -61,7 +61,7 @@ def run() -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     script = folder / "post.lua"
-    script.write_text(POST_SCRIPT % {"key": INGEST_KEY})
+    script.write_text(POST_SCRIPT.replace("__KEY__", INGEST_KEY))
     env = settings_env(f"sqlite:///{folder / 'ingest.sqlite'}", folder)
     server = LiveServer(env, folder, command="serve").start()
     try:

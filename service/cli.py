@@ -419,5 +419,67 @@ def scheduler(parent_pid: int | None) -> None:
     run_blocking(settings, parent_pid)
 
 
+@main.command("collect-n8n")
+@click.option(
+    "--n8n-url",
+    envvar="BREAKEVEN_N8N_URL",
+    metavar="URL",
+    help="n8n's base URL, e.g. http://localhost:5678 (env BREAKEVEN_N8N_URL).",
+)
+@click.option(
+    "--n8n-api-key",
+    envvar="BREAKEVEN_N8N_API_KEY",
+    metavar="KEY",
+    help="An n8n API key with execution:read/list and workflow:read (env BREAKEVEN_N8N_API_KEY).",
+)
+@click.option("--from-start", is_flag=True, help="Re-read every execution, ignoring where the last run stopped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def collect_n8n(n8n_url: str | None, n8n_api_key: str | None, from_start: bool, as_json: bool) -> None:
+    """Log the tokens of n8n's AI Agent / Basic LLM Chain chat-model calls from n8n's executions API.
+
+    Those nodes hide token usage from the nodes after them, so a workflow cannot log it itself. Each chat-model
+    call becomes one run with the id n8n:<execution>:<node>:<run index>: collecting again never counts twice,
+    and the command remembers where it stopped.
+    """
+    from service.collector import CollectorError, N8nClient, collect
+    from service.db import Database
+    from service.ledger import Ledger
+    from service.pricing import load_catalogue
+
+    if not n8n_url or not n8n_api_key:
+        raise click.UsageError("set --n8n-url and --n8n-api-key (or BREAKEVEN_N8N_URL and BREAKEVEN_N8N_API_KEY)")
+    settings = _settings()
+    _upgrade(settings)
+    database = Database(settings.database_url)
+    ledger = Ledger(database, load_catalogue(settings.pricing_file), settings.tz)
+    on_terminal = sys.stderr.isatty() and not as_json
+
+    def progress(report) -> None:
+        if on_terminal:
+            click.echo(
+                f"\r{report.executions:,} executions read, {report.llm_calls:,} LLM calls, {report.created:,} new",
+                err=True,
+                nl=False,
+            )
+
+    try:
+        report = collect(ledger, N8nClient(n8n_url, n8n_api_key), progress, from_start=from_start)
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    if on_terminal:
+        click.echo(err=True)
+    if as_json:
+        click.echo(json.dumps(report.__dict__))
+        return
+    click.echo(
+        f"{report.executions:,} finished executions read, {report.llm_calls:,} LLM calls found: "
+        f"{report.created:,} logged, {report.duplicates:,} already in the ledger"
+        + (f", {report.skipped:,} skipped (invalid usage)" if report.skipped else "")
+        + "."
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

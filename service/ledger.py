@@ -6,10 +6,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from service.db import Database, runs, usage_daily
@@ -85,12 +87,23 @@ def add_to_rollup(db: Database, conn: Connection, rows: Iterable[dict], tz: Zone
         {"day": key[0], "provider": key[1], "model": key[2], "workflow_id": key[3], **sums}
         for key, sums in sorted(deltas.items())
     ]
-    stmt = db.insert(usage_daily).values(values)
-    stmt = stmt.on_conflict_do_update(
+    conn.execute(_rollup_upsert(db.dialect), values)
+
+
+@lru_cache(maxsize=None)
+def _rollup_upsert(dialect: str):
+    """Built once per dialect so SQLAlchemy compiles it once; executed as an executemany."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(usage_daily)
+    return stmt.on_conflict_do_update(
         index_elements=["day", "provider", "model", "workflow_id"],
         set_={name: usage_daily.c[name] + stmt.excluded[name] for name in ROLLUP_SUMS},
     )
-    conn.execute(stmt)
+
+
+@lru_cache(maxsize=None)
+def _insert_new_runs(dialect: str):
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(runs)
+    return stmt.on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
 
 
 class Ledger:
@@ -142,8 +155,7 @@ class Ledger:
         # Inserting in id order keeps two concurrent PostgreSQL batches from deadlocking on the primary key.
         ordered = sorted(rows, key=lambda r: r["id"]) if self.db.dialect != "sqlite" else rows
         with self.db.write() as conn:
-            stmt = self.db.insert(runs).on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
-            inserted = set(conn.scalars(stmt, ordered).all())
+            inserted = set(conn.scalars(_insert_new_runs(self.db.dialect), ordered).all())
             first_of_id: dict[str, dict] = {}
             for row in rows:
                 first_of_id.setdefault(row["id"], row)

@@ -22,6 +22,7 @@ from service.config import Settings
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL_SECONDS = 5
+COLLECT_INTERVAL_SECONDS = 300
 _runtime = None
 
 
@@ -47,6 +48,21 @@ def delivery_job(settings: Settings) -> None:
     deliver_due(_runtime_for(settings))
 
 
+def collector_job(settings: Settings) -> None:
+    from service.collector import CollectorError, N8nClient, collect
+    from service.ledger import Ledger
+
+    runtime = _runtime_for(settings)
+    ledger = Ledger(runtime.db, runtime.catalogue, settings.tz)
+    try:
+        report = collect(ledger, N8nClient(settings.n8n_url, settings.n8n_api_key.get_secret_value()))
+    except CollectorError as exc:
+        log.warning("n8n collector: %s", exc)
+        return
+    if report.created:
+        log.info("n8n collector: %s new LLM calls from %s executions", report.created, report.executions)
+
+
 def add_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
     common = {
         "replace_existing": True,
@@ -63,6 +79,15 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
         **common,
     )
     scheduler.add_job(delivery_job, "interval", seconds=DELIVERY_INTERVAL_SECONDS, id="breakeven-deliver", **common)
+    if settings.n8n_url and settings.n8n_api_key:
+        scheduler.add_job(
+            collector_job,
+            "interval",
+            seconds=COLLECT_INTERVAL_SECONDS,
+            id="breakeven-collect-n8n",
+            next_run_time=datetime.now(UTC),
+            **common,
+        )
 
 
 def gunicorn_hooks(settings: Settings) -> dict:
