@@ -39,6 +39,11 @@ def resolve(catalogue: Catalogue, body: dict) -> tuple[engine.ApiPrices, engine.
     workload_in = body.get("workload")
     sources: dict = {}
 
+    named_plan = catalogue.plan(selfhost_in["plan"]) if isinstance(selfhost_in.get("plan"), str) else None
+    if not api_in and named_plan is not None and named_plan.replaces:
+        # A plan says which API model it replaces: compare against that one unless told otherwise.
+        provider, _, model = named_plan.replaces.partition("/")
+        api_in = {"provider": provider, "model": model}
     if "model" in api_in or "provider" in api_in:
         provider, model = api_in.pop("provider", "groq"), api_in.pop("model", None)
         price = catalogue.price_for(provider, model) if model else None

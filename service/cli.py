@@ -481,5 +481,13 @@ def collect_n8n(n8n_url: str | None, n8n_api_key: str | None, from_start: bool, 
     )
 
 
+def _register_commands_of_other_modules() -> None:
+    from service.measure.cli import measure
+
+    main.add_command(measure)
+
+
+_register_commands_of_other_modules()
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -104,3 +104,12 @@ def test_cli_bad_flag_value_is_a_clear_error(settings, monkeypatch):
                                        "1", "--completion-tokens", "1", "--gpu-hourly", "-1"])
     assert result.exit_code != 0
     assert "--gpu-hourly" in result.output
+
+
+def test_cli_plan_alone_compares_against_the_model_it_replaces(settings, monkeypatch):
+    monkeypatch.setenv("BREAKEVEN_PRICING_FILE", str(settings.pricing_file))
+    result = CliRunner().invoke(main, ["calc", "--plan", "llama-3.3-70b-on-a40", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["inputs"]["sources"]["api"]["model"] == "llama-3.3-70b-versatile"
+    assert data["inputs"]["workload"]["completion_tokens"] == 500
