@@ -14,6 +14,15 @@ if [ -f "$home/.installed" ]; then
   exit 0
 fi
 
+# Two installs at once (a CI run and a test session) would delete each other's half-built folder.
+mkdir -p "$(dirname "$home")"
+exec 9>"$home.lock"
+flock 9
+if [ -f "$home/.installed" ]; then
+  echo "$home"
+  exit 0
+fi
+
 rm -rf "$home.partial"
 mkdir -p "$home.partial/node" "$home.partial/app"
 cd "$home.partial"
