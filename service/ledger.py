@@ -6,8 +6,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from service.db import Database, runs, usage_daily
 from service.engine import token_cost
+from service.group_commit import GroupCommitter
 from service.pricing import Catalogue, ModelPrice
 from service.schemas import RunIn
 
@@ -90,7 +91,7 @@ def add_to_rollup(db: Database, conn: Connection, rows: Iterable[dict], tz: Zone
     conn.execute(_rollup_upsert(db.dialect), values)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rollup_upsert(dialect: str):
     """Built once per dialect so SQLAlchemy compiles it once; executed as an executemany."""
     stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(usage_daily)
@@ -100,7 +101,7 @@ def _rollup_upsert(dialect: str):
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _insert_new_runs(dialect: str):
     stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(runs)
     return stmt.on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
@@ -111,6 +112,7 @@ class Ledger:
         self.db = db
         self.catalogue = catalogue
         self.tz = tz
+        self._committer = GroupCommitter(self._ingest_now)
 
     def _row(self, run: RunIn, received_at: datetime) -> tuple[dict, str | None]:
         occurred_at = (
@@ -148,7 +150,13 @@ class Ledger:
         return row, warning
 
     def ingest(self, batch: Sequence[RunIn]) -> list[IngestResult]:
-        """Stores every run whose id is new, in one transaction; reports each item's outcome in input order."""
+        """Stores every run whose id is new; reports each item's outcome in input order. Runs of requests that
+        arrive together are committed in one transaction (see group_commit)."""
+        return self._committer.submit(batch)
+
+    def _ingest_now(self, batch: Sequence[RunIn]) -> list[IngestResult]:
+        """Stores every run whose id is new, in one transaction. Within it, the first run with an id wins and
+        later ones with the same id are duplicates or conflicts, exactly as if they had come one by one."""
         received_at = datetime.now(UTC).replace(tzinfo=None)
         prepared = [self._row(run, received_at) for run in batch]
         rows = [row for row, _ in prepared]
