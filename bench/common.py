@@ -52,7 +52,7 @@ def synthetic_rows(count: int, models: list[str], days: int, workflows: int, see
                 "prompt_tokens": prompt,
                 "completion_tokens": rng.randint(10, 900),
                 "cached_tokens": 0,
-                "occurred_at": now - timedelta(seconds=rng.randint(0, days * 86400 - 1)),
+                "occurred_at": now - timedelta(seconds=rng.randint(0, (days - 1) * 86400)),
                 "workflow_id": f"wf-{i % workflows}",
                 "workflow_name": None,
                 "execution_id": None,
