@@ -476,8 +476,10 @@ def collect_n8n(n8n_url: str | None, n8n_api_key: str | None, from_start: bool, 
     click.echo(
         f"{report.executions:,} finished executions read, {report.llm_calls:,} LLM calls found: "
         f"{report.created:,} logged, {report.duplicates:,} already in the ledger"
+        + (f", {report.conflicts:,} in the ledger with other numbers (kept)" if report.conflicts else "")
         + (f", {report.skipped:,} skipped (invalid usage)" if report.skipped else "")
         + "."
+        + (f" {report.pending:,} unfinished executions will be read once they finish." if report.pending else "")
     )
 
 
