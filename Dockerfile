@@ -1,5 +1,11 @@
 # The Breakeven service image: `breakeven` is the entrypoint, so one image runs every process of
 # docker-compose.yml (web, scheduler, db upgrade) and the one-off commands (`check`, `calc`, `prices`).
+# The dashboard's chart library comes from npm, as in `make install`; only its built file reaches the image.
+FROM node:20-slim AS dashboard-assets
+WORKDIR /dashboard
+COPY service/dashboard/package.json service/dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,6 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY service ./service
+COPY --from=dashboard-assets /dashboard/node_modules/chart.js/dist/chart.umd.min.js ./service/dashboard/node_modules/chart.js/dist/
 RUN pip install . && rm -rf /build
 
 # A fixed uid, so files written to a mounted volume have a predictable owner. The working folder is the

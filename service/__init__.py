@@ -53,4 +53,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     errors.register(app)
     register_blueprints(app)
+    _register_operations(app, settings)
     return app
+
+
+def _register_operations(app: Flask, settings: Settings) -> None:
+    """What people and operators see: request log, /metrics, /openapi.json and /docs, the dashboard at /."""
+    from service import dashboard, metrics, openapi, request_log
+
+    request_log.init_app(app, settings.log_format)
+    metrics.init_app(app)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(dashboard.bp)

@@ -46,6 +46,8 @@ def resolve(catalogue: Catalogue, body: dict) -> tuple[engine.ApiPrices, engine.
         api_in = {"provider": provider, "model": model}
     if "model" in api_in or "provider" in api_in:
         provider, model = api_in.pop("provider", "groq"), api_in.pop("model", None)
+        if not isinstance(provider, str) or not isinstance(model, str | None):
+            raise _invalid("api.model", "provider and model must be strings")
         price = catalogue.price_for(provider, model) if model else None
         if price is None:
             raise _invalid("api.model", f"no price for {provider}/{model} in the catalogue")

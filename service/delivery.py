@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import and_, bindparam, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
+from service import metrics
 from service.alerts import ENV_TARGET, utcnow
 from service.db import alerts, deliveries, webhooks
 from service.ssrf import BlockedAddress
@@ -183,6 +184,7 @@ def deliver_due(runtime, now: datetime | None = None) -> dict[str, int]:
             futures = [pool.submit(_attempt, runtime, row, secrets[row.target], now) for row in rows]
             states = [future.result() for future in futures]
         _record(runtime, states)
+        metrics.observe_deliveries(state["status"] for state in states)
         for state in states:
             counts[state["status"]] = counts.get(state["status"], 0) + 1
         if len(claimed) < BATCH:

@@ -75,7 +75,11 @@ def register(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         if exc.code == 413:
             return _respond(413, "payload_too_large", "request body is larger than 1 MB")
-        return _respond(exc.code or 500, code, exc.description or exc.name)
+        response = _respond(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            # RFC 9110: a 405 lists the methods the resource does support.
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
@@ -25,6 +26,14 @@ class UsageQuery(BaseModel):
     provider: str | None = None
     workflow_id: str | None = None
     group_by: Literal["day", "model", "workflow"] = "day"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        # pydantic would also read "0" or "1700000000" as a Unix time; a date here is always YYYY-MM-DD.
+        if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("must be a date written YYYY-MM-DD")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> UsageQuery:

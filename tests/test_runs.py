@@ -124,7 +124,7 @@ def future(minutes: int) -> str:
         ({**RUN, "occurred_at": "2026-11-20T10:00:00"}, "occurred_at"),
         ({**RUN, "occurred_at": "yesterday"}, "occurred_at"),
         ({**RUN, "occurred_at": 1764000000}, "occurred_at"),
-        ({**RUN, "occurred_at": future(10)}, "occurred_at"),
+        ({**RUN, "occurred_at": future(48 * 60)}, "occurred_at"),  # computed at collection: far enough ahead
         ({**RUN, "metadata": {"blob": "x" * 5000}}, "metadata"),
         ({**RUN, "metadata": ["not", "an", "object"]}, "metadata"),
         ({**RUN, "status": "ok"}, "status"),

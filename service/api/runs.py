@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 from flask import Blueprint, request
 from pydantic import ValidationError
 
+from service import metrics
 from service.app_context import current
 from service.auth import INGEST, require
 from service.errors import ApiError, from_validation
@@ -43,6 +45,7 @@ def _item(result: IngestResult) -> dict:
 @require(INGEST)
 def create():
     """Log one run (201 created, 200 duplicate, 409 conflict) or a batch `{"runs": [...]}` of at most 1,000."""
+    started = time.perf_counter()
     body = _json_object()
     ledger = current().ledger
     if "runs" in body:
@@ -59,6 +62,7 @@ def create():
         except ValidationError as exc:
             raise from_validation(exc) from exc
         results = ledger.ingest(batch)
+        metrics.observe_ingest(batch, results, time.perf_counter() - started, "batch")
         counts = {status: sum(r.status == status for r in results) for status in ("created", "duplicate", "conflict")}
         return {"results": [_item(r) for r in results], **counts}, 200
 
@@ -67,6 +71,7 @@ def create():
     except ValidationError as exc:
         raise from_validation(exc) from exc
     (result,) = ledger.ingest([run])
+    metrics.observe_ingest([run], [result], time.perf_counter() - started, "single")
     if result.status == CONFLICT:
         raise ApiError(
             409,

@@ -33,3 +33,10 @@ def index():
             f"start: {exc}",
             [{"field": "start", "message": str(exc), "type": "range_too_large"}],
         ) from exc
+    except ValueError as exc:  # a start after today with no end: the range would run backwards
+        raise ApiError(
+            422,
+            "validation_error",
+            f"start: {exc}",
+            [{"field": "start", "message": str(exc), "type": "value_error"}],
+        ) from exc
