@@ -202,12 +202,13 @@ describe('Usage > Log', () => {
 			status: 'created',
 			cost_usd: 0.001,
 		});
+		const noUsageError =
+			'Prompt Tokens: the item has no usage.prompt_tokens; set "Prompt Tokens" under Overrides';
+		// The top-level `error` is what makes n8n's Retry On Fail try the item again.
 		expect(output[1].json).toEqual({
 			...noUsage,
-			breakeven: {
-				error:
-					'Prompt Tokens: the item has no usage.prompt_tokens; set "Prompt Tokens" under Overrides',
-			},
+			error: noUsageError,
+			breakeven: { error: noUsageError },
 		});
 		expect(output[2].json.answer).toBeUndefined();
 		expect(output[2].json.choices).toEqual(rejected.choices);

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.n8n_harness import N8n, free_port, n8n_home
+from tests.e2e.n8n_harness import NODE_PACKAGE, N8n, free_port, n8n_home
 from tests.fakes.groq import FakeGroq
 
 # Credentials the exported workflows reference by name. The secrets are test values: Groq's is the fake's key,
@@ -28,6 +28,11 @@ GROQ_CREDENTIAL = "Groq account"
 INGEST_CREDENTIAL = "Breakeven ingest key"
 API_CREDENTIAL = "Breakeven API key"
 SLACK_CREDENTIAL = "Slack account"
+# The community package's own credential (type breakevenApi), used by workflows built on its nodes. The session
+# instance points at a port where nothing listens: tests that reach the service make a credential of their own.
+NODE_CREDENTIAL = "Breakeven API"
+NODE_CREDENTIAL_ID = "e2eBreakevenNode"
+NODE_PACKAGE_NAME = "n8n-nodes-breakeven"
 FULL_KEY = "e2e-full-key"
 INGEST_KEY = "e2e-ingest-key"
 BREAKEVEN = Path(sys.executable).with_name("breakeven")
@@ -41,11 +46,16 @@ def fake_groq() -> Iterator[FakeGroq]:
 
 @pytest.fixture(scope="session")
 def n8n(fake_groq: FakeGroq, tmp_path_factory: pytest.TempPathFactory) -> Iterator[N8n]:
-    """A real n8n (``n8n start``) shared by the session, with an owner, an API key and the test credentials."""
+    """A real n8n (``n8n start``) shared by the session, with an owner, an API key and the test credentials.
+
+    The built community package ``n8n-nodes/`` is installed into its user folder before it starts (``make nodes``
+    builds it; without ``dist/`` every test using this fixture fails saying so).
+    """
     instance = N8n(
         home=n8n_home(),
         groq_base_url=fake_groq.base_url,
         workdir=tmp_path_factory.mktemp("n8n"),
+        community_packages=(NODE_PACKAGE,),
     )
     try:
         instance.start()
@@ -66,6 +76,12 @@ def n8n(fake_groq: FakeGroq, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     "data": {"name": "Authorization", "value": f"Bearer {FULL_KEY}"},
                 },
                 {"id": "e2eSlack", "name": SLACK_CREDENTIAL, "type": "slackApi", "data": {"accessToken": "xoxb-e2e"}},
+                {
+                    "id": NODE_CREDENTIAL_ID,
+                    "name": NODE_CREDENTIAL,
+                    "type": "breakevenApi",
+                    "data": {"baseUrl": "http://127.0.0.1:9", "apiKey": FULL_KEY},
+                },
             ]
         )
         yield instance

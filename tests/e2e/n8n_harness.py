@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-n8n.sh"
+NODE_PACKAGE = REPO_ROOT / "n8n-nodes"  # the community node package n8n-nodes-breakeven
 INSTALL_TIMEOUT_S = 45 * 60  # a cold install is ~5 minutes here; CI machines can be much slower
 START_TIMEOUT_S = 120
 CLI_TIMEOUT_S = 180
@@ -85,6 +87,73 @@ def n8n_home() -> Path:
     return home
 
 
+def install_community_package(user_folder: Path, package_dir: Path) -> str:
+    """Installs a built community node package into an n8n user folder; returns the package name.
+
+    The layout is the one n8n's own installer (Settings > Community Nodes) leaves behind, so the test sees what
+    users get: the published files under ``.n8n/nodes/node_modules/<name>``, its ``package.json`` without dev and
+    peer dependencies, and the package listed in ``.n8n/nodes/package.json``. Copying rather than symlinking
+    matters: through a symlink Node resolves ``n8n-workflow`` from the package's own dev ``node_modules``, a second
+    copy of the library that a real install never has; a copy resolves n8n's own.
+    n8n finds the package by scanning ``node_modules/n8n-nodes-*`` at start, so this must run before ``n8n start``.
+    """
+    manifest_path = package_dir / "package.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as error:
+        raise N8nError(f"cannot read the node package's manifest {manifest_path}: {error}") from error
+    name = manifest.get("name")
+    n8n_section = manifest.get("n8n")
+    if not isinstance(name, str) or not isinstance(n8n_section, dict):
+        raise N8nError(f'{manifest_path} has no package name or no "n8n" section')
+    declared = [*n8n_section.get("nodes", []), *n8n_section.get("credentials", [])]
+    missing = [path for path in declared if not (package_dir / path).is_file()]
+    if not declared or missing:
+        raise N8nError(
+            f"the node package in {package_dir} is not built ({', '.join(missing) or 'no nodes declared'} missing): "
+            "run make nodes"
+        )
+
+    nodes_dir = user_folder / ".n8n" / "nodes"
+    target = nodes_dir / "node_modules" / name
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    published = [Path(entry) for entry in manifest.get("files", ["dist"])]
+    published += [path.relative_to(package_dir) for path in package_dir.glob("README*")]
+    published += [path.relative_to(package_dir) for path in package_dir.glob("LICENSE*")]
+    for relative in published:
+        source = package_dir / relative
+        if source.is_dir():
+            shutil.copytree(source, target / relative, ignore=shutil.ignore_patterns("*.tsbuildinfo"))
+        elif source.is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+    installed = {
+        key: value
+        for key, value in manifest.items()
+        if key not in ("devDependencies", "peerDependencies", "optionalDependencies")
+    }
+    (target / "package.json").write_text(json.dumps(installed, indent=2))
+
+    listing_path = nodes_dir / "package.json"
+    listing: dict[str, Any] = {"name": "installed-nodes", "private": True, "dependencies": {}}
+    if listing_path.is_file():
+        listing = json.loads(listing_path.read_text())
+    listing.setdefault("dependencies", {})[name] = manifest.get("version", "0.0.0")
+    listing_path.write_text(json.dumps(listing, indent=2))
+    return name
+
+
+def package_log_problems(log: str, package: str) -> list[str]:
+    """Lines of an n8n log naming ``package`` together with a word n8n uses for trouble ("Failed to load package",
+    "Skipping package", errors and warnings)."""
+    trouble = ("error", "fail", "skip", "cannot", "could not", "invalid", "warn")
+    return [line for line in log.splitlines() if package in line and any(word in line.lower() for word in trouble)]
+
+
 @dataclass(frozen=True)
 class ExecutionResult:
     """What ``n8n execute --rawOutput`` reported for one run."""
@@ -136,6 +205,8 @@ class N8n:
     home: Path
     groq_base_url: str | None = None  # GROQ_BASE_URL for the LangChain Groq node (groq-sdk reads it)
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Built community node packages (folders with package.json and dist/) installed before every start.
+    community_packages: Sequence[Path] = ()
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="breakeven-n8n-")))
     port: int = field(default_factory=free_port)
     broker_port: int = field(default_factory=free_port)
@@ -207,6 +278,8 @@ class N8n:
         if self.process is not None:
             raise N8nError("n8n is already running")
         self.user_folder.mkdir(parents=True, exist_ok=True)
+        for package in self.community_packages:
+            install_community_package(self.user_folder, Path(package))
         # Output goes to a file, never a pipe: an unread pipe fills up and a reader that stops early
         # once left n8n spinning and deaf to SIGTERM.
         with open(self.log_path, "ab") as log:
@@ -435,6 +508,26 @@ class N8n:
         _expect(response, 200, "loading node type descriptions")
         return list(response.json())
 
+    def credential_types(self) -> list[dict[str, Any]]:
+        """Every credential type description this n8n knows, as its editor loads them."""
+        response = self._session.get(self.base_url + "/types/credentials.json", timeout=60)
+        _expect(response, 200, "loading credential type descriptions")
+        return list(response.json())
+
+    def package_problems(self, package: str) -> list[str]:
+        """Lines of n8n's log that report trouble loading or running ``package`` (empty when all is well)."""
+        return package_log_problems(self.log_path.read_text(errors="replace"), package)
+
+    def create_credential(self, name: str, credential_type: str, data: Mapping[str, Any]) -> str:
+        """Creates a credential through the public API (no CLI start) and returns its id."""
+        response = self.api("POST", "/credentials", json={"name": name, "type": credential_type, "data": dict(data)})
+        _expect(response, 200, f"creating credential {name!r} of type {credential_type}")
+        return str(response.json()["id"])
+
+    def delete_credential(self, credential_id: str) -> None:
+        response = self.api("DELETE", f"/credentials/{credential_id}")
+        _expect(response, 200, f"deleting credential {credential_id}")
+
     def executions(self, workflow_id: str, include_data: bool = False, limit: int = 50) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"workflowId": workflow_id, "limit": limit}
         if include_data:
@@ -518,7 +611,13 @@ def _value_problems(value: Any, candidates: Sequence[Mapping[str, Any]], where: 
         return []  # an expression: only a run can check it
     kinds = {prop.get("type") for prop in candidates}
     if kinds == {"options"}:
-        if any((prop.get("typeOptions") or {}).get("loadOptionsMethod") for prop in candidates):
+        # Options fetched at edit time (a method, or a declarative request such as the Groq model list) are not
+        # in the description: only a run can check those values.
+        if any(
+            (prop.get("typeOptions") or {}).get("loadOptionsMethod")
+            or (prop.get("typeOptions") or {}).get("loadOptions")
+            for prop in candidates
+        ):
             return []
         allowed = [option.get("value") for prop in candidates for option in prop.get("options", [])]
         return [] if value in allowed else [f"{where}: {value!r} is not one of {allowed}"]

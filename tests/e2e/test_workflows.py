@@ -25,6 +25,8 @@ from tests.e2e.conftest import (
     API_CREDENTIAL,
     GROQ_CREDENTIAL,
     INGEST_CREDENTIAL,
+    NODE_CREDENTIAL,
+    NODE_CREDENTIAL_ID,
     SLACK_CREDENTIAL,
     BreakevenService,
     DeadEndpoint,
@@ -44,6 +46,7 @@ CREDENTIAL_IDS = {
     INGEST_CREDENTIAL: "e2eIngest",
     API_CREDENTIAL: "e2eApi",
     SLACK_CREDENTIAL: "e2eSlack",
+    NODE_CREDENTIAL: NODE_CREDENTIAL_ID,
 }
 TRIGGER_TYPES = {"webhook", "manualTrigger", "scheduleTrigger"}
 SECRET_PATTERNS = [

@@ -65,7 +65,12 @@ export class Breakeven implements INodeType {
 					// The item still passes on: a ledger outage must not stop the answer the workflow exists for.
 					if (this.continueOnFail()) {
 						returnData.push({
-							json: { ...items[itemIndex].json, [resultField]: { error: errorMessage(error) } },
+							// n8n retries a node (Retry On Fail) only when the item carries a top-level `error`.
+							json: {
+								...items[itemIndex].json,
+								error: errorMessage(error),
+								[resultField]: { error: errorMessage(error) },
+							},
 							pairedItem,
 						});
 						continue;
