@@ -166,6 +166,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def dialect_insert(dialect: str, table: Table):
+    """An INSERT of the given dialect, so ON CONFLICT clauses can be added on SQLite and PostgreSQL alike."""
+    return (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+
+
 class _SqliteWriteGate:
     """Queues SQLite writers of all processes on an flock before they ask SQLite for its write lock.
 
@@ -230,7 +235,7 @@ class Database:
 
     def insert(self, table: Table):
         """An INSERT that can take ON CONFLICT clauses on either engine."""
-        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
+        return dialect_insert(self.dialect, table)
 
     def dispose(self) -> None:
         self.engine.dispose()

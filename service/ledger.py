@@ -11,10 +11,9 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from service.db import Database, runs, usage_daily
+from service.db import Database, dialect_insert, runs, usage_daily
 from service.engine import token_cost
 from service.group_commit import GroupCommitter
 from service.pricing import Catalogue, ModelPrice
@@ -94,7 +93,7 @@ def add_to_rollup(db: Database, conn: Connection, rows: Iterable[dict], tz: Zone
 @cache
 def _rollup_upsert(dialect: str):
     """Built once per dialect so SQLAlchemy compiles it once; executed as an executemany."""
-    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(usage_daily)
+    stmt = dialect_insert(dialect, usage_daily)
     return stmt.on_conflict_do_update(
         index_elements=["day", "provider", "model", "workflow_id"],
         set_={name: usage_daily.c[name] + stmt.excluded[name] for name in ROLLUP_SUMS},
@@ -103,7 +102,7 @@ def _rollup_upsert(dialect: str):
 
 @cache
 def _insert_new_runs(dialect: str):
-    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(runs)
+    stmt = dialect_insert(dialect, runs)
     return stmt.on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
 
 
